@@ -479,6 +479,10 @@ def _read_red_flags(container: dict[str, Any], path: _Path, r: _Reader) -> tuple
         m = r.mapping(raw, fpath, ["id", "phrases", "message"], ["penalty", "unless"], what=f"red flag {i + 1}")
         if m is None:
             continue
+        for key in ("phrases", "unless"):
+            for j, phrasing in enumerate(m.get(key) or []):
+                if isinstance(phrasing, str):
+                    _check_phrasing(phrasing, (*fpath, key, j), r)
         flag = RedFlag(
             id=r.ident(m, "id", fpath),
             phrases=r.texts(m, "phrases", fpath),
@@ -494,6 +498,20 @@ def _read_red_flags(container: dict[str, Any], path: _Path, r: _Reader) -> tuple
                 )
         flags.append(flag)
     return tuple(flags)
+
+
+def _check_phrasing(phrasing: str, path: _Path, r: _Reader) -> None:
+    """Refuse a phrasing of several words that collapses to one word once small words are dropped."""
+    from mlsd_coach.matching import compile_phrase
+
+    words = re.findall(r"[#\w]+", phrasing)
+    terms = set(compile_phrase(phrasing).terms)
+    if len(words) > 1 and len(terms) == 1:
+        r.error(
+            path,
+            f"phrasing {phrasing!r} matches on the single word {terms.pop()!r} once small words are ignored; "
+            "make it more specific",
+        )
 
 
 def _defuses_itself(unless: str, phrases: Sequence[str]) -> bool:
@@ -517,6 +535,8 @@ def _read_criterion(raw: Any, path: _Path, r: _Reader) -> Criterion | None:
         if not all(isinstance(p, str) and p.strip() for p in phrasings):
             r.error(cpath, "every phrasing of a concept must be non-empty text")
             continue
+        for j, phrasing in enumerate(phrasings):
+            _check_phrasing(phrasing, (*cpath, j), r)
         concepts.append(tuple(p.strip() for p in phrasings))
     return Criterion(
         id=r.ident(m, "id", path),

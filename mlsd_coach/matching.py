@@ -24,8 +24,8 @@ FUNCTION_WORDS = frozenset(
     those it its is are was were be been being am do does did doing done have has had having will would should
     could can may might must shall i we you they he she me us our ours your yours their theirs my them him her
     his hers which who whom whose there here each every any some such very just also only own same other others
-    both either neither up down out off again further once too via let let's e g ie eg etc i'd we'd i'll we'll
-    i'm we're you're they're it's that's there's what's one's like really quite well""".split()
+    both either neither again further once too via let let's e g ie eg etc i'd we'd i'll we'll
+    i'm we're you're they're it's that's there's what's one's like really quite""".split()
 )
 
 NEGATIONS = frozenset({"not", "no", "never", "without", "avoid", "instead", "rather", "nor", "neither", "against"})
@@ -45,6 +45,9 @@ _SYMBOL_MARKERS = ("→", "->", "=>", "=", ":", "<", ">", "≤", "≥", "~", "("
 
 _TOKEN_RE = re.compile(r"[a-z]+\d+[a-z0-9]*|\d+(?:[.,]\d+)*|[a-z]+(?:'[a-z]+)?")
 _SEGMENT_RE = re.compile(r"\n+|(?<=[.!?;])\s+")
+_LIST_ITEM_RE = re.compile(r"^\s*([-*•>]|\d+[.)]|[a-z][a-z &/-]{0,30}:\s)")
+#: A line at least this long that does not end a sentence is prose wrapped by an editor, not a note.
+_WRAPPED_LINE = 50
 _NUMERIC_RE = re.compile(r"\d")
 
 
@@ -57,6 +60,21 @@ _IRREGULAR = {
     "biases": "bias",
     "children": "child",
     "people": "person",
+    "ads": "ad",
+    "ids": "id",
+    "gpus": "gpu",
+    "centre": "center",
+    "centres": "center",
+    "metre": "meter",
+    "metres": "meter",
+    "behaviour": "behavior",
+    "behaviours": "behavior",
+    "favour": "favor",
+    "colour": "color",
+    "labour": "labor",
+    "catalogue": "catalog",
+    "catalogues": "catalog",
+    "programme": "program",
 }
 _KEEP_S = frozenset({"bias", "alias", "news", "canvas", "atlas", "lens", "always", "across", "series", "chaos"})
 
@@ -75,6 +93,8 @@ def stem(word: str) -> str:
         return w
     if len(w) > 5:
         w = re.sub(r"is(e|ed|es|ing|ation|ations|er|ers)$", r"iz\1", w)
+        # British doubling: labelled, modelling, cancelled -> labeled, modeling, canceled.
+        w = re.sub(r"^(\w{3,}e)ll(ed|ing|er|ers)$", r"\1l\2", w)
     if w.endswith("ies") and len(w) > 4:
         w = w[:-3] + "y"
     elif w.endswith("sses") or w.endswith(("xes", "ches", "shes")):
@@ -94,7 +114,7 @@ def stem(word: str) -> str:
             w = w[:-2]
     if w.endswith("e") and len(w) > 3:
         w = w[:-1]
-    return w
+    return "note" if w == "not" else w  # "notes" must not turn into the negation "not"
 
 
 def _undouble(w: str) -> str:
@@ -104,11 +124,12 @@ def _undouble(w: str) -> str:
 
 
 def _normalise(text: str) -> str:
-    text = text.lower()
+    text = text.lower().replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("’", "'").replace("‘", "'").replace("`", "'")
     text = re.sub(r"n't\b", " not", text)
+    text = re.sub(r"\bor not\b", "or", text)  # "fraud or not" negates nothing
     text = re.sub(r"\ba/b\b", "ab", text)
-    text = text.replace("&", " and ")
+    text = text.replace("&", " and ").replace("%", " percent ")
     return text
 
 
@@ -141,11 +162,13 @@ class Segment:
         """From 0 (a bare list of terms) to 1 (a reasoned sentence or a note with reasons)."""
         if self.words == 0:
             return 0.0
-        glue = min(1.0, (self.function_words / self.words) / 0.22)
-        value = 0.6 * glue + 0.25 * min(1.0, self.connectives / 1.0) + 0.15 * min(1.0, self.numbers / 1.0)
+        # Real sentences are held together by small words; notes by arrows, colons and numbers instead.
+        glue = min(1.0, (self.function_words / self.words) / 0.2)
+        structure = 0.6 * min(1.0, self.connectives / 1.0) + 0.4 * min(1.0, self.numbers / 1.0)
+        value = max(glue, structure)
         items = self.commas + 1
         if items >= 4 and self.words / items < 3.0:
-            value *= 0.5  # a comma-separated run of short items reads as a keyword list
+            value *= 0.3  # a comma-separated run of short items reads as a keyword list
         return min(1.0, value)
 
 
@@ -202,7 +225,27 @@ def analyse(text: str) -> AnalysedText:
     return out
 
 
+def _unwrap(text: str) -> str:
+    """Join lines of hard-wrapped prose, so a phrase broken across a line end still reads as one sentence.
+
+    Short lines, list items and lines that end a sentence keep their break: in notes each line is a thought.
+    The text keeps its length, so character offsets stay valid.
+    """
+    lines = text.split("\n")
+    for i in range(len(lines) - 1):
+        line, following = lines[i].rstrip(), lines[i + 1]
+        if (
+            len(line) >= _WRAPPED_LINE
+            and not line.endswith((".", "!", "?", ";", ":"))
+            and following.strip()
+            and not _LIST_ITEM_RE.match(following)
+        ):
+            lines[i] = lines[i] + "\r"
+    return "\n".join(lines).replace("\r\n", "  ")
+
+
 def _split_segments(text: str) -> Iterable[tuple[int, str]]:
+    text = _unwrap(text)
     start = 0
     for match in _SEGMENT_RE.finditer(text):
         if match.start() > start:
@@ -231,6 +274,12 @@ def compile_phrase(text: str) -> Phrase:
     norm = _normalise(text)
     raw = [NUMBER if t == "#" else t for t in re.findall(r"#|" + _TOKEN_RE.pattern, norm)]
     meaningful = [t for t in raw if t not in FUNCTION_WORDS] or raw
+    # "# billion impressions" should match "billions of impressions": a number word is a number already.
+    meaningful = [
+        t
+        for i, t in enumerate(meaningful)
+        if not (t == NUMBER and i + 1 < len(meaningful) and meaningful[i + 1] in _NUMBER_WORDS)
+    ]
     terms = []
     for token in meaningful:
         if token == NUMBER:

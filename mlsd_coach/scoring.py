@@ -32,14 +32,24 @@ if TYPE_CHECKING:
 
 #: A criterion counts as covered from this share of its ideas on.
 COVERED_AT = 0.5
-#: Weighted coverage at which the coverage part of the score is full: strong answers rarely say everything.
-FULL_COVERAGE = 0.72
-#: Credit for evidence found only inside a bare keyword list, relative to evidence in a reasoned sentence.
-LIST_CREDIT = 0.35
-#: Share of the score given to similarity with the step's model answer.
-SIMILARITY_SHARE = 0.12
-#: Sentences whose meaningful words mostly repeat the question are treated as an echo of it.
-ECHO_OVERLAP = 0.6
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """The scorer's constants, tuned on the dev half of tests/data/graded_answers.yaml (see benchmarks/)."""
+
+    full_coverage: float = 0.7
+    """Weighted coverage at which the coverage part of the score is full: strong answers rarely say it all."""
+    curve: float = 0.55
+    """Exponent of the coverage curve; below 1 it lifts thin-but-relevant answers toward the middle band."""
+    list_credit: float = 0.3
+    """Credit for evidence found only inside a bare keyword list, relative to a reasoned sentence."""
+    similarity_share: float = 0.2
+    """Share of the score given to similarity with the step's model answer."""
+    echo_overlap: float = 0.6
+    """Sentences whose meaningful words mostly repeat the question (or the facts) are an echo of it."""
+    topicality_exponent: float = 1.5
+    """How hard an answer that reads as another prompt's is discounted (similarity ratio to this power)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,8 @@ class CriterionResult:
     missing: tuple[str, ...]
     """Names of the ideas not evidenced."""
     hint: str
+    evidence: tuple[str, ...] = ()
+    """The phrasings that matched, one per idea found (why the scorer believes it)."""
 
     @property
     def covered(self) -> bool:
@@ -102,7 +114,13 @@ class ScoreResult:
             "red_flags": list(self.red_flags),
             "feedback": self.feedback,
             "criteria": [
-                {**asdict(c), "found": list(c.found), "missing": list(c.missing), "covered": c.covered}
+                {
+                    **asdict(c),
+                    "found": list(c.found),
+                    "missing": list(c.missing),
+                    "evidence": list(c.evidence),
+                    "covered": c.covered,
+                }
                 for c in self.criteria
             ],
             "signals": dict(self.signals),
@@ -121,13 +139,16 @@ class _CompiledStep:
     criteria: tuple[_CompiledCriterion, ...]
     flags: tuple[tuple[RedFlag, tuple[Phrase, ...], tuple[Phrase, ...]], ...]
     question_stems: frozenset[str]
+    given_stems: frozenset[str]
+    """The question's stems plus, after clarify, the facts' stems."""
 
 
 class Scorer:
     """Scores answers against one catalog; compiles rubrics and fits the similarity model once, lazily."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, config: ScoringConfig | None = None) -> None:
         self.catalog = catalog
+        self.config = config or ScoringConfig()
         self._steps: dict[tuple[str, str], _CompiledStep] = {}
         self._similarity: SimilarityModel | None = None
 
@@ -148,8 +169,11 @@ class Scorer:
                 (flag, tuple(map(compile_phrase, flag.phrases)), tuple(map(compile_phrase, flag.unless)))
                 for flag in rubric.all_red_flags()
             )
-            question = analyse(prompt.question)
-            self._steps[key] = _CompiledStep(rubric, criteria, flags, frozenset(question.stems))
+            question = frozenset(analyse(prompt.question).stems)
+            # After the clarify step, reciting the interviewer's facts back is no more an answer than the question.
+            facts = " ".join(f.answer for f in prompt.facts) if step_id != "clarify" else ""
+            given = question | frozenset(analyse(facts).stems)
+            self._steps[key] = _CompiledStep(rubric, criteria, flags, question, given)
         return self._steps[key]
 
     @property
@@ -177,18 +201,24 @@ class Scorer:
         if analysed.is_empty:
             return self._empty(prompt_id, step)
 
-        echo = _echo_segments(analysed, step.question_stems)
+        cfg = self.config
+        echo = _echo_segments(analysed, step.question_stems, step.given_stems, cfg.echo_overlap)
         usable = [i not in echo for i in range(len(analysed.segments))]
         articulation = [seg.articulation for seg in analysed.segments]
 
-        results = tuple(_grade_criterion(c, analysed, usable, articulation) for c in step.criteria)
+        graded = [_grade_criterion(c, analysed, usable, articulation, cfg.list_credit) for c in step.criteria]
+        results = tuple(result for result, _ in graded)
         total_weight = sum(r.weight for r in results) or 1.0
         coverage = sum(r.weight * r.credit for r in results) / total_weight
+        # How much was said at all, ignoring how: the coverage curve applies to this, and the reasoning
+        # discount afterwards, so that a bare list of the right words cannot ride the curve up.
+        said = sum(r.weight * plain for r, plain in zip(results, (p for _, p in graded), strict=True)) / total_weight
+        reasoning = coverage / said if said else 0.0
 
-        sims = self.similarity.compare(analysed, prompt_id, step_id, usable)
-        coverage_part = min(1.0, coverage / FULL_COVERAGE)
-        similarity_part = sims["step_similarity_scaled"]
-        raw = (1 - SIMILARITY_SHARE) * coverage_part + SIMILARITY_SHARE * similarity_part
+        sims = self.similarity.compare(analysed, prompt_id, step_id, usable, cfg.topicality_exponent)
+        coverage_part = min(1.0, said / cfg.full_coverage) ** cfg.curve * reasoning
+        similarity_part = sims["step_similarity_scaled"] * reasoning
+        raw = (1 - cfg.similarity_share) * coverage_part + cfg.similarity_share * similarity_part
         topicality = sims["topicality"]
         hits = _red_flags(step, analysed, usable)
         penalty = sum(h.penalty for h in hits)
@@ -199,6 +229,8 @@ class Scorer:
 
         signals = {
             "coverage": round(coverage, 4),
+            "said": round(said, 4),
+            "reasoning": round(reasoning, 4),
             "articulation": round(_mean_articulation(analysed, usable), 4),
             "step_similarity": round(sims["step_similarity"], 4),
             "topicality": round(topicality, 4),
@@ -246,40 +278,57 @@ class Scorer:
 # ------------------------------------------------------------------------------------------- pieces
 
 
-def _echo_segments(text: AnalysedText, question: frozenset[str]) -> set[int]:
-    """Segments that only restate the interviewer's question."""
-    if not question:
-        return set()
+def _echo_segments(text: AnalysedText, question: frozenset[str], given: frozenset[str], threshold: float) -> set[int]:
+    """Segments that only restate the interviewer's question, or the question together with its facts.
+
+    Facts alone are not enough: a strong answer reuses their vocabulary all the time.
+    """
     by_segment: dict[int, list[str]] = {}
     for stem_, seg in zip(text.stems, text.segment_of, strict=True):
         by_segment.setdefault(seg, []).append(stem_)
     echo = set()
     for seg, stems in by_segment.items():
-        overlap = sum(s in question for s in stems) / len(stems)
-        if overlap >= ECHO_OVERLAP and len(stems) >= 2:
+        if len(stems) < 2:
+            continue
+        on_question = sum(s in question for s in stems) / len(stems)
+        on_given = sum(s in given for s in stems) / len(stems)
+        if on_question >= threshold or (on_given >= 0.8 and on_question >= threshold / 2):
             echo.add(seg)
     return echo
 
 
 def _grade_criterion(
-    compiled: _CompiledCriterion, text: AnalysedText, usable: Sequence[bool], articulation: Sequence[float]
-) -> CriterionResult:
+    compiled: _CompiledCriterion,
+    text: AnalysedText,
+    usable: Sequence[bool],
+    articulation: Sequence[float],
+    list_credit: float,
+) -> tuple[CriterionResult, float]:
+    """Grade one criterion; also return the share of its ideas evidenced at all, however they were said."""
     crit = compiled.criterion
     credits: list[float] = []
     found: list[str] = []
     missing: list[str] = []
+    evidence: list[str] = []
     for names, phrases in zip(crit.concepts, compiled.concepts, strict=True):
-        best = 0.0
+        best, best_phrase = 0.0, ""
         for phrase in phrases:
             for seg in find(phrase, text):
-                if usable[seg]:
-                    best = max(best, LIST_CREDIT + (1 - LIST_CREDIT) * articulation[seg])
+                credit = list_credit + (1 - list_credit) * articulation[seg]
+                if usable[seg] and credit > best:
+                    best, best_phrase = credit, phrase.text
             if best >= 1.0:
                 break
         credits.append(best)
         (found if best > 0 else missing).append(names[0])
+        if best_phrase:
+            evidence.append(best_phrase)
     credit = sum(credits) / len(credits) if credits else 0.0
-    return CriterionResult(crit.id, crit.checks, crit.weight, round(credit, 4), tuple(found), tuple(missing), crit.hint)
+    plain = len(found) / len(credits) if credits else 0.0
+    result = CriterionResult(
+        crit.id, crit.checks, crit.weight, round(credit, 4), tuple(found), tuple(missing), crit.hint, tuple(evidence)
+    )
+    return result, plain
 
 
 def _red_flags(step: _CompiledStep, text: AnalysedText, usable: Sequence[bool]) -> list[RedFlagHit]:

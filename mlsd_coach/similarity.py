@@ -17,8 +17,6 @@ from mlsd_coach.schema import STEP_IDS
 
 #: Similarity to the step's own model answer that maps to 0 and to 1 on the scaled signal.
 STEP_SIMILARITY_FLOOR, STEP_SIMILARITY_CEILING = 0.04, 0.30
-#: The answer is judged to be about another prompt when its similarity to it beats this prompt's by this ratio.
-TOPICALITY_EXPONENT = 1.5
 
 
 def _terms(stems: Sequence[str]) -> list[str]:
@@ -70,7 +68,9 @@ class SimilarityModel:
             prompt_matrix=vectorizer.transform(prompt_docs),
         )
 
-    def compare(self, text: AnalysedText, prompt_id: str, step_id: str, usable: Sequence[bool]) -> dict[str, Any]:
+    def compare(
+        self, text: AnalysedText, prompt_id: str, step_id: str, usable: Sequence[bool], topicality_exponent: float
+    ) -> dict[str, Any]:
         """Similarity of the usable part of an answer to its step and to every prompt."""
         stems = [s for s, seg in zip(text.stems, text.segment_of, strict=True) if usable[seg]]
         vector = self.vectorizer.transform([stems])
@@ -81,7 +81,7 @@ class SimilarityModel:
         best_other, closest = max(others, default=(0.0, ""))
         topicality = 1.0
         if best_other > this and best_other > 0:
-            topicality = (this / best_other) ** TOPICALITY_EXPONENT
+            topicality = (this / best_other) ** topicality_exponent
         span = STEP_SIMILARITY_CEILING - STEP_SIMILARITY_FLOOR
         return {
             "step_similarity": step_sim,
