@@ -18,10 +18,10 @@ import yaml
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _table import print_table  # noqa: E402
+from _table import print_table
 
-from mlsd_coach.catalog import load_catalog  # noqa: E402
-from mlsd_coach.scoring import Scorer  # noqa: E402
+from mlsd_coach.catalog import load_catalog
+from mlsd_coach.scoring import Scorer
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "graded_answers.yaml"
 BANDS = {3: (80, 100), 2: (45, 70), 1: (15, 40), 0: (0, 10)}
@@ -55,8 +55,14 @@ def main() -> None:
         values = by_grade[grade]
         low, high = BANDS[grade]
         rows.append(
-            [grade, len(values), f"{statistics.mean(values):.1f}", f"{statistics.median(values):.1f}",
-             f"{min(values):.0f}-{max(values):.0f}", f"{low}-{high}"]
+            [
+                grade,
+                len(values),
+                f"{statistics.mean(values):.1f}",
+                f"{statistics.median(values):.1f}",
+                f"{min(values):.0f}-{max(values):.0f}",
+                f"{low}-{high}",
+            ]
         )
     print_table(["grade", "n", "mean", "median", "range", "band"], rows, "Score per grade")
     print()
@@ -72,9 +78,11 @@ def main() -> None:
 
     if args.worst:
         print()
+
         def distance(item: tuple[dict, float]) -> float:
             low, high = BANDS[item[0]["grade"]]
             return max(low - item[1], item[1] - high, 0)
+
         worst = sorted(scored, key=distance, reverse=True)[: args.worst]
         print_table(
             ["id", "grade", "score", "band"],

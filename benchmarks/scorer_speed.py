@@ -15,10 +15,10 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _table import print_table, time_command  # noqa: E402
+from _table import print_table, time_command
 
-from mlsd_coach.catalog import load_catalog  # noqa: E402
-from mlsd_coach.scoring import Scorer  # noqa: E402
+from mlsd_coach.catalog import load_catalog
+from mlsd_coach.scoring import Scorer
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "graded_answers.yaml"
 
@@ -48,15 +48,27 @@ def main() -> None:
 
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as handle:
         handle.write(answers[0]["answer"])
-    cli = [sys.executable, "-m", "mlsd_coach", "score", "-p", answers[0]["prompt"], "-s", answers[0]["step"],
-           "-a", handle.name, "--json"]
+    cli = [
+        sys.executable,
+        "-m",
+        "mlsd_coach",
+        "score",
+        "-p",
+        answers[0]["prompt"],
+        "-s",
+        answers[0]["step"],
+        "-a",
+        handle.name,
+        "--json",
+    ]
     process_s = time_command(cli, runs=5, warmup=1)
     Path(handle.name).unlink()
 
+    verdict = "ok" if median <= 20 else "OVER"
     rows = [
         ["load content (6 prompts, 42 rubrics)", f"{(loaded - start) * 1000:.0f} ms", ""],
         ["warm-up (compile rubrics, fit TF-IDF)", f"{(warm - loaded) * 1000:.0f} ms", ""],
-        [f"score one answer, median of {len(samples)}", f"{median:.2f} ms", "<= 20 ms " + ("ok" if median <= 20 else "OVER")],
+        [f"score one answer, median of {len(samples)}", f"{median:.2f} ms", f"<= 20 ms {verdict}"],
         ["score one answer, p95", f"{p95:.2f} ms", ""],
         [f"score a {len(big) / 1e6:.1f} MB answer", f"{big_s:.2f} s", "seconds, not minutes"],
         ["`mlsd score` whole process, median of 5", f"{process_s:.2f} s", ""],

@@ -41,7 +41,11 @@ CONNECTIVES = frozenset(
     """because since so therefore thus hence otherwise which while whereas instead rather unless avoid avoids
     prevent prevents means given then if but vs versus why whether until when after before""".split()
 )
-_SYMBOL_MARKERS = ("→", "->", "=>", "=", ":", "<", ">", "≤", "≥", "~", "(", "×", "+")
+_SYMBOL_MARKERS = ("→", "->", "=>", "=", ":", "<", ">", "≤", "≥", "~", "(", "×", "+", "?")
+# Words that hold a sentence together although they matter for matching ("how many users", "not clicks").
+_GLUE_WORDS = frozenset(
+    "how many much what when why where who not no never before after under over per most more than".split()
+)
 
 _TOKEN_RE = re.compile(r"[a-z]+\d+[a-z0-9]*|\d+(?:[.,]\d+)*|[a-z]+(?:'[a-z]+)?")
 _SEGMENT_RE = re.compile(r"\n+|(?<=[.!?;])\s+")
@@ -206,6 +210,8 @@ def analyse(text: str) -> AnalysedText:
                 continue
             if token in CONNECTIVES:
                 connectives += 1
+            if token in _GLUE_WORDS:
+                function += 1
             numeric = is_number(token)
             numbers += numeric
             key = NUMBER if numeric and token[0].isdigit() else stem(token)

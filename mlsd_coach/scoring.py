@@ -372,7 +372,10 @@ def _feedback(
         for r in misses[:3]:
             lines.append(f"- {r.checks} Why it matters: {r.hint}")
     if partial:
-        notes = [f"{r.id} (you covered {', '.join(r.found)}, not {', '.join(r.missing)})" for r in partial[:3]]
+        notes = [
+            f"{r.id} (you covered {', '.join(r.found)}, not {', '.join(m.replace('#', 'N') for m in r.missing)})"
+            for r in partial[:3]
+        ]
         lines.append("Go one step further on: " + "; ".join(notes) + ".")
     if any(r.found for r in results) and sims.get("list_like"):
         lines.append("Much of this reads as a list of terms: say why each choice fits this problem.")

@@ -138,16 +138,16 @@ def test_prompt_schema_errors(tmp_path: Path) -> None:
     broken = GOOD_PROMPT.replace("task_type: ranking", "task_type: sorting")
     problems = _problems(tmp_path, "prompt", broken)
     assert [(line, m) for _, line, m in problems if "unknown task_type" in m] == [
-        (_line_of(broken, "task_type: sorting"), "unknown task_type 'sorting'; choose one of: "
-         "ranking, retrieval, classification, regression, generation")
+        (
+            _line_of(broken, "task_type: sorting"),
+            "unknown task_type 'sorting'; choose one of: ranking, retrieval, classification, regression, generation",
+        )
     ]
 
 
 def test_yaml_tags_are_refused_and_never_executed(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    evil = GOOD_PROMPT.replace(
-        "title: News feed ranking", f'title: !!python/object/apply:os.system ["touch {marker}"]'
-    )
+    evil = GOOD_PROMPT.replace("title: News feed ranking", f'title: !!python/object/apply:os.system ["touch {marker}"]')
     problems = _problems(tmp_path, "prompt", evil)
     assert not marker.exists()
     assert any("unsupported YAML tag" in m for _, _, m in problems)

@@ -27,7 +27,9 @@ def _one_line_error(result, *needles: str) -> None:  # type: ignore[no-untyped-d
 def test_score_json_contract_from_a_file(tmp_path: Path) -> None:
     answer = tmp_path / "a.txt"
     answer.write_text(ANSWER, encoding="utf-8")
-    result = runner.invoke(app, ["score", "--prompt", "feed", "--step", "clarify", "--answer-file", str(answer), "--json"])
+    result = runner.invoke(
+        app, ["score", "--prompt", "feed", "--step", "clarify", "--answer-file", str(answer), "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert {"prompt", "step", "score", "covered", "missed", "red_flags", "feedback"} <= set(data)
