@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mlsd_coach.schema import idea_name
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
@@ -41,11 +43,6 @@ def score_style(score: float) -> str:
     if score >= 45:
         return "bold yellow"
     return "bold red"
-
-
-def idea_name(phrasing: str) -> str:
-    """A concept's first phrasing as a reader sees it ("#" is any number in content: show it as N)."""
-    return phrasing.replace("#", "N")
 
 
 def criterion_mark(credit: float, covered: bool) -> tuple[str, str]:

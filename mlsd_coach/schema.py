@@ -23,6 +23,11 @@ TASK_TYPES: tuple[str, ...] = ("ranking", "retrieval", "classification", "regres
 FACT_TOPICS: tuple[str, ...] = ("scale", "latency", "metric", "constraints", "data")
 
 
+def idea_name(phrasing: str) -> str:
+    """How a concept's phrasing reads to a candidate: ``#`` (any number, in content) is shown as N."""
+    return phrasing.replace("#", "N")
+
+
 def _frozen(mapping: Mapping[str, object] | None = None) -> Mapping:  # type: ignore[type-arg]
     return MappingProxyType(dict(mapping or {}))
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlsd_coach.catalog import Catalog, UnknownIdError
 from mlsd_coach.matching import AnalysedText, Phrase, analyse, compile_phrase, find, negated
-from mlsd_coach.schema import STEP_IDS, Criterion, RedFlag, StepRubric
+from mlsd_coach.schema import STEP_IDS, Criterion, RedFlag, StepRubric, idea_name
 
 if TYPE_CHECKING:
     from mlsd_coach.similarity import SimilarityModel
@@ -38,9 +38,9 @@ COVERED_AT = 0.5
 class ScoringConfig:
     """The scorer's constants, tuned on the dev half of tests/data/graded_answers.yaml (see benchmarks/)."""
 
-    full_coverage: float = 0.7
+    full_coverage: float = 0.85
     """Weighted coverage at which the coverage part of the score is full: strong answers rarely say it all."""
-    curve: float = 0.55
+    curve: float = 0.45
     """Exponent of the coverage curve; below 1 it lifts thin-but-relevant answers toward the middle band."""
     list_credit: float = 0.3
     """Credit for evidence found only inside a bare keyword list, relative to a reasoned sentence."""
@@ -373,7 +373,7 @@ def _feedback(
             lines.append(f"- {r.checks} Why it matters: {r.hint}")
     if partial:
         notes = [
-            f"{r.id} (you covered {', '.join(r.found)}, not {', '.join(m.replace('#', 'N') for m in r.missing)})"
+            f"{r.id} (you covered {', '.join(map(idea_name, r.found))}, not {', '.join(map(idea_name, r.missing))})"
             for r in partial[:3]
         ]
         lines.append("Go one step further on: " + "; ".join(notes) + ".")
