@@ -231,8 +231,9 @@ def _index_node(node: Any, path: _Path, lines: dict[_Path, int], problems: list[
             if key in seen:
                 problems.append(Problem(name, key_node.start_mark.line + 1, f"duplicate key {key!r}"))
             seen.add(key)
-            _index_node(value_node, (*path, key), lines, problems, name)
-            lines[(*path, key)] = key_node.start_mark.line + 1
+            key_path = (*path, key)
+            _index_node(value_node, key_path, lines, problems, name)
+            lines[key_path] = key_node.start_mark.line + 1
 
 
 # ---------------------------------------------------------------------------------------- schema reader
@@ -448,10 +449,11 @@ def _read_prompt(data: Any, r: _Reader, expected_id: str) -> Prompt | None:
             r.error(("probes", step_id), f"probes of step {step_id!r} must be a non-empty list")
             continue
         for i, raw in enumerate(step_probes):
-            path = ("probes", step_id, i)
-            m = r.mapping(raw, path, ["target", "ask"], what=f"probe {i + 1} of {step_id}")
+            probe_path: _Path = ("probes", step_id, i)
+            m = r.mapping(raw, probe_path, ["target", "ask"], what=f"probe {i + 1} of {step_id}")
             if m is not None:
-                probes.append(Probe(step=step_id, target=r.ident(m, "target", path), ask=r.text(m, "ask", path)))
+                target = r.ident(m, "target", probe_path)
+                probes.append(Probe(step=step_id, target=target, ask=r.text(m, "ask", probe_path)))
 
     sketch: dict[str, str] = {}
     raw_sketch = r.mapping(top.get("sketch", {}), ("sketch",), STEP_IDS, what="'sketch'")

@@ -7,8 +7,7 @@ nothing else in the package reads YAML. Each field's docstring is the documentat
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
 
 #: The seven steps of the framework, in interview order. Their ids are a public contract.
 STEP_IDS: tuple[str, ...] = ("clarify", "frame", "data", "features", "model", "evaluation", "serving")
@@ -26,10 +25,6 @@ FACT_TOPICS: tuple[str, ...] = ("scale", "latency", "metric", "constraints", "da
 def idea_name(phrasing: str) -> str:
     """How a concept's phrasing reads to a candidate: ``#`` (any number, in content) is shown as N."""
     return phrasing.replace("#", "N")
-
-
-def _frozen(mapping: Mapping[str, object] | None = None) -> Mapping:  # type: ignore[type-arg]
-    return MappingProxyType(dict(mapping or {}))
 
 
 @dataclass(frozen=True)
@@ -215,7 +210,7 @@ class Rubric:
 
     prompt: str
     """Id of the prompt this rubric grades."""
-    steps: Mapping[str, StepRubric] = field(default_factory=_frozen)
+    steps: Mapping[str, StepRubric]
     """Step id -> step rubric, for all seven steps."""
     source: str = ""
     """The file this rubric was loaded from."""
