@@ -642,6 +642,58 @@ def stats() -> None:
     print_stats(_console(), summarise(reviews, SHIPPED_PROMPT_IDS, STEP_IDS))
 
 
+# ---------------------------------------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    prompt: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Argument(metavar="[PROMPT]", help="Demo to run, e.g. feed; without one, list them.", show_default=False),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of every random choice.")] = 0,
+    users: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--users", metavar="N", help="Synthetic users [feed: 20,000].", show_default=False),
+    ] = None,
+    items: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--items", metavar="N", help="Synthetic items [feed: 100,000 articles].", show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print headline, metrics and latency as JSON.")] = False,
+    export: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--export", metavar="DIR", help="Write the demo's files to DIR (feed: run.trec, qrels.trec)."),
+    ] = None,
+    steps: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--steps", metavar="1,5,6", help="Print only these steps (numbers 1-7 or step ids)."),
+    ] = None,
+) -> None:
+    """Run a miniature ML system on synthetic data with known truth, one section per framework step."""
+    from mlsd_coach.demo import SCENARIOS, DemoError, DemoOptions, parse_steps, run_demo
+    from mlsd_coach.demo.report import progress_display, render_demo_list, render_report
+
+    if prompt is None:
+        if as_json:
+            listing = [{"id": s.id, "summary": s.summary, "available": s.available} for s in SCENARIOS]
+            typer.echo(json.dumps(listing, indent=2, ensure_ascii=False))
+        else:
+            render_demo_list([(s.id, s.summary, s.available) for s in SCENARIOS], _console())
+        return
+    try:
+        selected = parse_steps(steps)
+        options = DemoOptions(seed=seed, users=users, items=items, export_dir=export)
+        with progress_display(_console(stderr=True)) as progress:
+            report = run_demo(prompt, options, progress)
+    except DemoError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return
+    render_report(report, _console(), selected)
+
+
 def main() -> None:
     """Entry point of the ``mlsd`` console script."""
     app()
