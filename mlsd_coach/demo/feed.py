@@ -44,6 +44,7 @@ from mlsd_coach.demo.world import (
     FeedWorld,
     FeedWorldConfig,
     available_memory_bytes,
+    examination_probability,
     make_feed_world,
     normalize_rows,
     rng_for,
@@ -320,7 +321,7 @@ RECENCY_SCALE = 1.0
 coordinate carries the inverse), but the HNSW graph does: at one unit a day recency spreads items as
 much as topics do, so the graph links fresh articles to fresh ones and greedy search can walk towards
 "fresh". At a tenth of that, recall@500 against exact search fell to 0.34 at 1M articles (0.90 now)."""
-RECENCY_GRID: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.4)
+RECENCY_GRID: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4)
 """Recency weights tried on the last training day."""
 N_TRENDING = 50
 """Trending articles added to every candidate set (the second candidate source)."""
@@ -682,6 +683,7 @@ def _simulate_feed(config: FeedWorldConfig, progress: ProgressCallback | None) -
     train_x: list[NDArray[np.float32]] = []
     train_y: list[NDArray[np.bool_]] = []
     train_clicked: list[NDArray[np.bool_]] = []
+    train_drawn: list[NDArray[np.bool_]] = []
     monitor_x: dict[str, NDArray[np.float32]] = {}
     monitor_y: dict[str, NDArray[np.bool_]] = {}
     history_parts: list[EventLog] = []
@@ -691,10 +693,14 @@ def _simulate_feed(config: FeedWorldConfig, progress: ProgressCallback | None) -
     for day in range(drift_day + 1):
         day_log = log.between(float(day), float(day + 1))
         if 1 <= day < config.train_days:
-            rows = np.flatnonzero(day_log["engaged"] | (sample_rng.random(len(day_log)) < keep_negative))
+            # One draw serves two samples: engaged rows + drawn rows for the engaged ranker, clicked
+            # rows + drawn rows for the click ranker; features are computed once for their union.
+            drawn = sample_rng.random(len(day_log)) < keep_negative
+            rows = np.flatnonzero(day_log["engaged"] | day_log["clicked"] | drawn)
             train_x.append(_row_features(store, day_log, rows))
             train_y.append(day_log["engaged"][rows])
             train_clicked.append(day_log["clicked"][rows])
+            train_drawn.append(drawn[rows])
         if day == last_train_day:
             tuning_profiles = store.user_vectors().copy()
             tuning_log = day_log
@@ -710,11 +716,11 @@ def _simulate_feed(config: FeedWorldConfig, progress: ProgressCallback | None) -
         store.ingest(day_log, float(day + 1))
     assert serving is not None
     del store
-    x_train, y_train = np.concatenate(train_x), np.concatenate(train_y)
-    # Rows that are not engaged were subsampled: weighting them back keeps the probabilities honest,
-    # for the engaged label and for the click label trained on the same rows alike.
-    weights = np.where(y_train, 1.0, 1.0 / keep_negative)
-    clicked_train = np.concatenate(train_clicked)
+    x_union, engaged_union = np.concatenate(train_x), np.concatenate(train_y)
+    clicked_union, drawn_union = np.concatenate(train_clicked), np.concatenate(train_drawn)
+    for_engaged = engaged_union | drawn_union
+    for_clicks = clicked_union | drawn_union
+    x_train, y_train = x_union[for_engaged], engaged_union[for_engaged]
     history = EventLog.concat(history_parts)
     lap("features")
 
@@ -727,7 +733,8 @@ def _simulate_feed(config: FeedWorldConfig, progress: ProgressCallback | None) -
         monotonic=MONOTONIC,
         seed=seed,
     )
-    ranker.fit(x_train, y_train, sample_weight=weights, feature_names=FEATURE_NAMES)
+    # Rows that are not engaged were subsampled; the ranker corrects its probabilities for that.
+    ranker.fit(x_train, y_train, feature_names=FEATURE_NAMES, negative_rate=keep_negative)
     # The same model trained on the abundant proxy label: what optimising clicks would give.
     click_ranker = GradientBoostedRanker(
         max_iter=100,
@@ -737,13 +744,15 @@ def _simulate_feed(config: FeedWorldConfig, progress: ProgressCallback | None) -
         monotonic=MONOTONIC,
         seed=seed,
     )
-    click_ranker.fit(x_train, clicked_train, sample_weight=weights, feature_names=FEATURE_NAMES)
+    click_ranker.fit(
+        x_union[for_clicks], clicked_union[for_clicks], feature_names=FEATURE_NAMES, negative_rate=keep_negative
+    )
     heldout_x, heldout_y = monitor_x["held-out day"], monitor_y["held-out day"]
     both_classes = 0 < heldout_y.sum() < heldout_y.size
     heldout_auc = float(roc_auc_score(heldout_y, ranker.predict(heldout_x))) if both_classes else float("nan")
     n_importance = min(heldout_y.size, 6_000)
     importance = (
-        ranker.feature_importance(heldout_x[:n_importance], heldout_y[:n_importance], n_repeats=2, seed=seed)
+        ranker.feature_importance(heldout_x[:n_importance], heldout_y[:n_importance], n_repeats=1, seed=seed)
         if 0 < heldout_y[:n_importance].sum() < n_importance
         else dict.fromkeys(FEATURE_NAMES, 0.0)
     )
@@ -762,7 +771,13 @@ def _simulate_feed(config: FeedWorldConfig, progress: ProgressCallback | None) -
         "exact": ExactRetriever(),
         # A beam twice the candidate count keeps recall against exact search near 0.9.
         "hnsw": HNSWRetriever(m=16, ef_construction=32, ef_search=2 * k_candidates),
-        "ivf_pq": IVFPQRetriever(n_subquantizers=vectors.shape[1] // 3, n_bits=n_bits, n_probe=32, seed=seed),
+        "ivf_pq": IVFPQRetriever(
+            n_lists=max(1, min(int(math.sqrt(n_catalog)), n_catalog // 39)),
+            n_subquantizers=vectors.shape[1] // 3,
+            n_bits=n_bits,
+            n_probe=32,
+            seed=seed,
+        ),
     }
     build_seconds: dict[str, float] = {}
     for name, retriever in retrievers.items():
@@ -931,7 +946,25 @@ def _simulate_feed(config: FeedWorldConfig, progress: ProgressCallback | None) -
         }
     clicked_rows = np.array([c.size > 0 for c in reading.clicked])
     click_qrels = [c for c in reading.clicked if c.size]
+    # What each list is worth under the hidden rules: only a simulator can compute this.
+    slots = examination_probability(np.arange(1, TOP_K + 1), config.truth.position_bias_eta)
+
+    def expected_reads(lists: NDArray[np.int64]) -> float:
+        width = lists.shape[1]
+        probability = world.engagement_probability(
+            np.repeat(sampled, width),
+            lists.ravel(),
+            np.repeat(times, width),
+            np.repeat(mobile, width),
+            np.repeat(hours, width),
+        ).reshape(lists.shape)
+        return float(np.mean(probability @ slots[:width]))
+
     proxy: dict[str, Any] = {
+        "true_engaged_per_visit": {
+            "engaged_model": expected_reads(two_stage),
+            "click_model": expected_reads(click_trained),
+        },
         "offline_ndcg_clicks": {
             "engaged_model": _offline(two_stage[clicked_rows], click_qrels)[0],
             "click_model": _offline(click_trained[clicked_rows], click_qrels)[0],
@@ -1382,7 +1415,8 @@ def _section_model(r: FeedResults) -> Section:
                     ("model", "scikit-learn HistGradientBoostingClassifier, label = engaged"),
                     (
                         "training rows",
-                        f"{r.train_rows:,} ({r.train_positives:,} engaged; other rows subsampled and re-weighted)",
+                        f"{r.train_rows:,} ({r.train_positives:,} engaged; the rest subsampled, "
+                        "probabilities corrected for it)",
                     ),
                     ("trees", f"{r.ranker_iterations} (31 leaves, early stopping)"),
                     ("monotonic", ", ".join(f"{name} {'↑' if sign > 0 else '↓'}" for name, sign in MONOTONIC.items())),
@@ -1436,6 +1470,7 @@ def _section_evaluation(r: FeedResults) -> Section:
         return names[1] if result["click_model_share"] > 0.5 else names[0]
 
     offline_clicks = proxy["offline_ndcg_clicks"]
+    truth = proxy["true_engaged_per_visit"]
     offline_engaged = proxy["offline_ndcg_engaged"]
     proxy_rows = (
         (
@@ -1467,6 +1502,12 @@ def _section_evaluation(r: FeedResults) -> Section:
             f"{proxy_ab['engaged_per_user']['control']:.3f}",
             f"{proxy_ab['engaged_per_user']['treatment']:.3f}",
             _prefers(proxy_ab["engaged_per_user"]["control"], proxy_ab["engaged_per_user"]["treatment"], names),
+        ),
+        (
+            "truth (simulator only): expected engaged reads per visit",
+            f"{truth['engaged_model']:.3f}",
+            f"{truth['click_model']:.3f}",
+            _prefers(truth["engaged_model"], truth["click_model"], names),
         ),
         (
             "clickbait share of the feeds",
@@ -1503,6 +1544,11 @@ def _section_evaluation(r: FeedResults) -> Section:
             f"In this run the offline metric prefers the {offline_says} ranker and the online tests say "
             f"'{online_says}': no disagreement to show for this seed."
         )
+    gap = truth["click_model"] / truth["engaged_model"] - 1 if truth["engaged_model"] > 0 else 0.0
+    disagreement += (
+        f" Only a simulator can check the truth: the click-trained lists are worth {_signed_pct(gap)} "
+        "engaged reads per visit."
+    )
     replay = r.replay_ndcg
     replay_text = (
         f"Replaying the old feed's held-out logs ({r.replay_users:,} users; credit only for articles it chose to show) "

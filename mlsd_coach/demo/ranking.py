@@ -200,6 +200,7 @@ class GradientBoostedRanker:
         self.seed = seed
         self.model_: HistGradientBoostingClassifier | None = None
         self.feature_names_: tuple[str, ...] = ()
+        self.negative_rate_ = 1.0
 
     def fit(
         self,
@@ -207,9 +208,20 @@ class GradientBoostedRanker:
         labels: ArrayLike,
         sample_weight: ArrayLike | None = None,
         feature_names: Sequence[str] | None = None,
+        negative_rate: float = 1.0,
     ) -> GradientBoostedRanker:
-        """Train on feature rows and binary labels (1 = the outcome we rank for)."""
+        """Train on feature rows and binary labels (1 = the outcome we rank for).
+
+        ``negative_rate`` is the share of negative rows kept when the training set was built
+        (all positives kept). Predictions are corrected for it, p = p'r / (p'r + 1 − p'), which
+        keeps them calibrated without re-weighting: weights of 1/r would also shrink the L2
+        penalty's relative pull, growing every tree to full size and fitting several times slower.
+        """
         from sklearn.ensemble import HistGradientBoostingClassifier
+
+        if not 0 < negative_rate <= 1:
+            raise ValueError(f"negative_rate must be in (0, 1], got {negative_rate!r}")
+        self.negative_rate_ = float(negative_rate)
 
         x = np.asarray(features, dtype=float)
         y = np.asarray(labels)
@@ -252,7 +264,11 @@ class GradientBoostedRanker:
         if x.ndim != 2 or x.shape[1] != len(self.feature_names_):
             raise ValueError(f"features must be 2-D with {len(self.feature_names_)} columns")
         with _openmp_threads(self.n_threads if n_threads is None else n_threads):
-            return self.model_.predict_proba(x)[:, 1]
+            raw = self.model_.predict_proba(x)[:, 1]
+        if self.negative_rate_ == 1.0:
+            return raw
+        kept = raw * self.negative_rate_
+        return kept / (kept + 1.0 - raw)
 
     @property
     def n_iter_(self) -> int:
