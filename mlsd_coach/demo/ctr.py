@@ -22,10 +22,11 @@ from numpy.typing import NDArray
 
 from mlsd_coach.demo import metrics
 from mlsd_coach.demo.options import DemoError, DemoOptions
-from mlsd_coach.demo.ranking import GradientBoostedRanker
+from mlsd_coach.demo.ranking import GradientBoostedRanker, single_threaded
 from mlsd_coach.demo.report import (
     BarChart,
     DemoReport,
+    FeatureSpec,
     Headline,
     KeyValues,
     ProgressCallback,
@@ -544,16 +545,6 @@ def simulate_logs(world: AdsWorld) -> AdLogs:
 # --- features -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FeatureSpec:
-    """One model input: its name, its group and what it measures."""
-
-    name: str
-    group: str
-    """"user", "ad", "context" or "cross"."""
-    description: str
-
-
 HASHED_FIELDS: tuple[FeatureSpec, ...] = (
     FeatureSpec("user", "user", "user id (30K values here, ~1B in production)"),
     FeatureSpec("ad", "ad", "ad id"),
@@ -963,13 +954,9 @@ def score_predictions(clicked: BoolArray, pctr: FloatArray, n_bins: int = 10) ->
 
 def simulate_ctr(config: CtrConfig, progress: ProgressCallback | None = None) -> CtrResults:
     """Run the whole ctr scenario on a world built from ``config`` and return what it measured."""
-    # The limit only reaches thread pools already loaded: import the OpenMP-backed modules first.
-    from sklearn import ensemble, linear_model  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
     # scikit-learn's OpenMP threads spin-wait for work; on a busy 2-core machine that made the
     # boosted-tree fit 30× slower (11.8 s vs 0.4 s measured), and the per-step work here is small.
-    with threadpool_limits(limits=1):
+    with single_threaded():
         return _simulate(config, progress)
 
 
@@ -978,14 +965,7 @@ def _simulate(config: CtrConfig, progress: ProgressCallback | None) -> CtrResult
 
     cfg, seed = config, config.seed
     stages = Stages(progress, _STAGES)
-    stage_seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        stage_seconds[name] = now - clock
-        clock = now
+    lap, stage_seconds = stages.lap, stages.seconds
 
     stages.start("Generating users, ads and sites")
     world = make_ads_world(cfg)

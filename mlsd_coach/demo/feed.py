@@ -30,6 +30,7 @@ from mlsd_coach.demo.ranking import (
 from mlsd_coach.demo.report import (
     BarChart,
     DemoReport,
+    FeatureSpec,
     Headline,
     KeyValues,
     ProgressCallback,
@@ -71,16 +72,6 @@ RANKING_BUDGET_MS = 15.0
 
 
 # --- features -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """One ranker input: its column name, its group and what it measures."""
-
-    name: str
-    group: str
-    """"user", "article", "context" or "user×article"."""
-    description: str
 
 
 FEATURES: tuple[FeatureSpec, ...] = (
@@ -644,14 +635,7 @@ def _simulate_feed(config: FeedWorldConfig, progress: ProgressCallback | None) -
     from sklearn.metrics import roc_auc_score
 
     stages = Stages(progress, _STAGES)
-    stage_seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        stage_seconds[name] = now - clock
-        clock = now
+    lap, stage_seconds = stages.lap, stages.seconds
 
     seed = config.seed
     split, end, drift_day = config.split_time, config.end_time, int(config.drift_day)

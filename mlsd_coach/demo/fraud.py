@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from mlsd_coach.demo import metrics
 from mlsd_coach.demo.options import DemoError, DemoOptions
-from mlsd_coach.demo.ranking import GradientBoostedRanker
+from mlsd_coach.demo.ranking import GradientBoostedRanker, single_threaded
 from mlsd_coach.demo.report import (
     BarChart,
     DemoReport,
@@ -833,15 +833,10 @@ def _window(payments: Payments, window: tuple[float, float]) -> IntArray:
 
 def simulate_fraud(config: FraudWorldConfig, progress: ProgressCallback | None = None) -> FraudResults:
     """Run the whole fraud scenario on a world built from ``config`` and return what it measured."""
-    # The limit only reaches thread pools already loaded, so load the OpenMP-backed modules first.
-    import sklearn.ensemble
-    import sklearn.linear_model  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
     # scikit-learn's OpenMP threads spin while they wait: on a shared 2-core machine that made this run
     # 3× slower in CPU and 5× in wall time (measured 59 s vs 10 s of CPU), and a single authorisation is
     # scored on one thread in production anyway.
-    with threadpool_limits(limits=1):
+    with single_threaded():
         return _simulate(config, progress)
 
 
@@ -849,14 +844,7 @@ def _simulate(config: FraudWorldConfig, progress: ProgressCallback | None) -> Fr
     from sklearn.metrics import average_precision_score
 
     stages = Stages(progress, _STAGES)
-    stage_seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        stage_seconds[name] = now - clock
-        clock = now
+    lap, stage_seconds = stages.lap, stages.seconds
 
     cfg = config
     seed, today = cfg.seed, cfg.today

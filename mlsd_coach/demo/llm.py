@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from mlsd_coach.demo import metrics
 from mlsd_coach.demo.options import DemoError, DemoOptions
-from mlsd_coach.demo.ranking import top_k
+from mlsd_coach.demo.ranking import single_threaded, top_k
 from mlsd_coach.demo.report import ProgressCallback, Stages
 from mlsd_coach.demo.retrieval import BM25Retriever, ExactRetriever, reciprocal_rank_fusion
 from mlsd_coach.demo.world import normalize_rows, rng_for
@@ -1302,11 +1302,7 @@ def encoder_corpus(kb: KnowledgeBase, searches: Sequence[tuple[str, int]]) -> li
 def fit_encoder(corpus: Sequence[str], n_components: int, seed: int) -> LsaEncoder:
     """Fit the LSA encoder with BLAS on one thread: the matrices are small, and on a busy 2-core
     machine spinning BLAS threads make the SVD several times slower."""
-    # Import the SVD (and the SciPy BLAS it loads) first: a BLAS loaded inside the block escapes its limit.
-    from sklearn.decomposition import TruncatedSVD  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded():
         return LsaEncoder(n_components, seed).fit(corpus)
 
 
@@ -1906,14 +1902,7 @@ def _groundedness(
 def simulate_llm(config: LlmDemoConfig, progress: ProgressCallback | None = None) -> LlmResults:
     """Run the whole scenario on a help centre built from ``config`` and return what it measured."""
     stages = Stages(progress, _STAGES)
-    stage_seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        stage_seconds[name] = now - clock
-        clock = now
+    lap, stage_seconds = stages.lap, stages.seconds
 
     seed, k = config.seed, config.k
     stages.start("Writing the help centre")

@@ -973,14 +973,7 @@ def simulate_moderation(config: ModerationConfig, progress: ProgressCallback | N
 
     cfg = config
     stages = Stages(progress, _STAGES)
-    stage_seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        stage_seconds[name] = now - clock
-        clock = now
+    lap, stage_seconds = stages.lap, stages.seconds
 
     stages.start("Writing posts, reports and moderator labels")
     world = make_moderation_world(cfg)

@@ -101,8 +101,12 @@ def single_threaded() -> Iterator[None]:
     number of threads round differently, so one thread keeps "same seed, same numbers" true on
     every machine.
     """
+    # The cap reaches only thread pools already loaded: load faiss's and scikit-learn's OpenMP and SciPy's
+    # BLAS first, or the first run in a process would still train on every core.
     import faiss
-    import sklearn.ensemble  # noqa: F401 - loads scikit-learn's OpenMP runtime so it can be capped
+    import scipy.linalg  # noqa: F401
+    import sklearn.ensemble
+    import sklearn.linear_model  # noqa: F401
     from threadpoolctl import ThreadpoolController
 
     previous = faiss.omp_get_max_threads()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,6 +83,16 @@ class BarChart:
 
 
 Block: TypeAlias = Text | KeyValues | Table | BarChart
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One model input as the Features section shows it: its name, its group and what it measures."""
+
+    name: str
+    group: str
+    """The entity it describes, e.g. "user", "item", "context" or a cross such as "user×article"."""
+    description: str
 
 
 @dataclass(frozen=True)
@@ -198,6 +209,9 @@ class Stages:
     def __init__(self, callback: ProgressCallback | None, stages: Sequence[tuple[str, float]]) -> None:
         if not stages or any(cost <= 0 for _, cost in stages):
             raise ValueError("stages need positive costs")
+        self.seconds: dict[str, float] = {}
+        """Wall time of each phase closed with :meth:`lap`, in seconds."""
+        self._clock = time.perf_counter()
         self._callback = callback
         self._names = [name for name, _ in stages]
         total = sum(cost for _, cost in stages)
@@ -213,6 +227,12 @@ class Stages:
             raise KeyError(f"unknown stage {name!r}")
         if self._callback is not None:
             self._callback(name, self._start[name])
+
+    def lap(self, phase: str) -> None:
+        """Close a phase: the wall time since the previous lap (or the start) is recorded under ``phase``."""
+        now = time.perf_counter()
+        self.seconds[phase] = now - self._clock
+        self._clock = now
 
     def finish(self) -> None:
         """Announce that the run is complete."""

@@ -21,7 +21,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from mlsd_coach.demo.options import DemoError, DemoOptions
-from mlsd_coach.demo.report import ProgressCallback, Stages
+from mlsd_coach.demo.ranking import single_threaded
+from mlsd_coach.demo.report import FeatureSpec, ProgressCallback, Stages
 from mlsd_coach.demo.world import rng_for
 
 if TYPE_CHECKING:
@@ -532,16 +533,6 @@ class WordVectorEncoder:
             raise ValueError("WordVectorEncoder is not fitted; call fit(documents) first")
         weighted = self.vectorizer_.transform(list(texts))
         return normalize_rows(weighted @ self.word_vectors_)
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """One re-ranker input: its column name, its group and what it measures."""
-
-    name: str
-    group: str
-    """"query×listing" or "listing"."""
-    description: str
 
 
 FEATURES: tuple[FeatureSpec, ...] = (
@@ -1100,26 +1091,13 @@ def simulate_search(config: SearchConfig, progress: ProgressCallback | None = No
     one query, and the matrices here are too small to gain from BLAS / OpenMP threads, which on a
     busy shared machine make the run several times slower.
     """
-    # threadpoolctl limits only the libraries already loaded: load faiss's and scikit-learn's OpenMP
-    # and BLAS first, or the first run in a process trains with threads after all.
-    import faiss  # noqa: F401
-    import sklearn.ensemble  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
+    with single_threaded():
         return _simulate_search(config, progress)
 
 
 def _simulate_search(config: SearchConfig, progress: ProgressCallback | None) -> SearchResults:
     stages = Stages(progress, _STAGES)
-    stage_seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        stage_seconds[name] = now - clock
-        clock = now
+    lap, stage_seconds = stages.lap, stages.seconds
 
     seed = config.seed
     stages.start("Writing the catalogue and the queries")
