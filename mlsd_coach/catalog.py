@@ -167,6 +167,23 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def compose_yaml(text: str) -> Any:
+    """Parse YAML into a node tree with the safe loader (C-accelerated when available); tags never execute."""
+    import yaml
+
+    return yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def describe_yaml_error(exc: Exception, text: str) -> tuple[int, str]:
+    """The 1-based line of a YAML syntax error (never past the end of the text) and a one-line message."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    last_line = text.count("\n") + (0 if text.endswith("\n") else 1)
+    line = min(mark.line + 1, max(1, last_line)) if mark is not None else 1
+    what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    return line, f"YAML syntax error: {what}" + (f" ({context})" if context else "")
+
+
 def _parse_yaml(path: Path) -> tuple[Any, dict[_Path, int], list[Problem]]:
     """Parse one file with the safe constructor; return data, a path -> line index and problems."""
     import yaml
@@ -182,20 +199,11 @@ def _parse_yaml(path: Path) -> tuple[Any, dict[_Path, int], list[Problem]]:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return None, {}, [Problem(name, line, "file is not valid UTF-8")]
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        node = yaml.compose(text, Loader=loader)
+        node = compose_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        last_line = text.count("\n") + (0 if text.endswith("\n") else 1)
-        line = min(mark.line + 1, max(1, last_line)) if mark is not None else 1
-        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        context = getattr(exc, "context", None)
-        return (
-            None,
-            {},
-            [Problem(name, line, f"YAML syntax error: {what}" + (f" ({context})" if context else ""))],
-        )
+        line, message = describe_yaml_error(exc, text)
+        return None, {}, [Problem(name, line, message)]
     if node is None:
         return None, {}, [Problem(name, 1, "file is empty")]
     lines: dict[_Path, int] = {}

@@ -654,11 +654,22 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of every random choice.")] = 0,
     users: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option("--users", metavar="N", help="Synthetic users [feed: 20,000].", show_default=False),
+        typer.Option(
+            "--users",
+            metavar="N",
+            help="Population size: feed users (20,000), fraud cards, ctr users.",
+            show_default=False,
+        ),
     ] = None,
     items: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option("--items", metavar="N", help="Synthetic items [feed: 100,000 articles].", show_default=False),
+        typer.Option(
+            "--items",
+            metavar="N",
+            help="Catalogue size: feed articles (100,000), search listings, fraud merchants, ctr ads, "
+            "moderation posts per day, llm help articles.",
+            show_default=False,
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print headline, metrics and latency as JSON.")] = False,
     export: Annotated[

@@ -703,14 +703,13 @@ def parse_answers(text: str, source: str) -> dict[str, str]:
     """
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    from mlsd_coach.catalog import compose_yaml, describe_yaml_error
+
     try:
-        node = yaml.compose(text, Loader=loader)
+        node = compose_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise AnswersError(f"{source}:{line}: YAML syntax error: {problem}") from None
+        line, message = describe_yaml_error(exc, text)
+        raise AnswersError(f"{source}:{line}: {message}") from None
     example = "e.g.  clarify: |  followed by the answer, indented"
     if node is None:
         raise AnswersError(f"{source}:1: the file is empty; map step ids to answer texts ({example})")

@@ -120,7 +120,7 @@ def test_answers_scorecard_view_and_no_save(tmp_path: Path) -> None:
     ("content", "expected"),
     [
         ("clarify: ok\nmodle: typo\n", "a.yaml:2: unknown step id 'modle'"),
-        ("clarify: [unclosed\n", "a.yaml:2: YAML syntax error"),
+        ("clarify: [unclosed\n", "a.yaml:1: YAML syntax error"),
         ("frame: 3.5\n", "a.yaml:1: the answer for 'frame' must be text"),
         (b"clarify: caf\xe9\n", "is not UTF-8 text"),
     ],

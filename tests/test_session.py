@@ -333,7 +333,7 @@ def test_parse_answers_reads_steps_and_treats_empty_values_as_skipped() -> None:
         ("clarify: ok\nmodle: typo\n", "a.yaml:2: unknown step id 'modle'"),
         ("clarify: ok\nframe: 42\n", "a.yaml:2: the answer for 'frame' must be text, not a number"),
         ("clarify:\n  - a\n  - b\n", "a.yaml:2: the answer for 'clarify' must be text, not a list"),
-        ("clarify: [unclosed\n", "a.yaml:2: YAML syntax error"),
+        ("clarify: [unclosed\n", "a.yaml:1: YAML syntax error"),
         ("", "a.yaml:1: the file is empty"),
         ("- clarify\n", "a.yaml:1: expected a mapping of step ids"),
         ("clarify: a\nclarify: b\n", "a.yaml:2: step 'clarify' is given twice"),
