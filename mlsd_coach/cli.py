@@ -372,17 +372,21 @@ def interview(
             )
         _check_prompt(catalog, record.prompt)
         scorer = _session_scorer(catalog)
-        with console.status("Restoring your session…"):
-            session = Session.restore(
-                catalog,
-                scorer,
-                record.prompt,
-                [Event(a.step, a.kind, a.text, a.elapsed_s) for a in record.answers],
-                clock=time.monotonic,
-                steps=record.steps,
-                minutes=minutes or record.minutes,
-                elapsed=record.elapsed_s,
-            )
+        try:
+            with console.status("Restoring your session…"):
+                session = Session.restore(
+                    catalog,
+                    scorer,
+                    record.prompt,
+                    [Event(a.step, a.kind, a.text, a.elapsed_s) for a in record.answers],
+                    clock=time.monotonic,
+                    steps=record.steps,
+                    minutes=minutes or record.minutes,
+                    elapsed=record.elapsed_s,
+                )
+        except KeyboardInterrupt:
+            typer.echo("\nCancelled: the session is unchanged; `mlsd interview --resume` continues it.", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         tutor = Tutor(session, terminal, console, store, session_id=record.id, resumed=True)
     else:
         pending = store.latest_unfinished("interview")

@@ -198,6 +198,24 @@ def test_ctrl_c_after_step_one_then_resume_continues_at_step_two(monkeypatch: py
     assert nothing.exit_code == 1 and "nothing to resume" in nothing.stderr
 
 
+def test_ctrl_c_while_restoring_leaves_the_session_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_terminal(monkeypatch, ScriptedTerminal([CLARIFY, FOLLOW_UP, KeyboardInterrupt()]))
+    assert runner.invoke(cli.app, ["interview", "feed"]).exit_code == 130
+    [before] = history()
+
+    from mlsd_coach.session import Session
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Session, "restore", interrupted)
+    use_terminal(monkeypatch, ScriptedTerminal([]))
+    result = runner.invoke(cli.app, ["interview", "--resume"])
+    assert result.exit_code == 130
+    assert "Cancelled: the session is unchanged" in result.stderr and "Aborted" not in result.output
+    assert history() == [before]
+
+
 def test_ctrl_c_before_any_answer_saves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     use_terminal(monkeypatch, ScriptedTerminal([KeyboardInterrupt()]))
     result = runner.invoke(cli.app, ["interview", "feed"])
