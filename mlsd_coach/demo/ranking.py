@@ -127,18 +127,31 @@ class PopularityRanker:
         self.half_life_days = float(half_life_days)
         self.scores_: NDArray[np.float64] | None = None
 
-    def fit(self, item_ids: ArrayLike, event_times: ArrayLike, now: float, n_items: int) -> PopularityRanker:
-        """Count each item's engagement events, each weighted by 0.5 ** (age / half-life) at ``now``."""
+    def fit(
+        self,
+        item_ids: ArrayLike,
+        event_times: ArrayLike,
+        now: float,
+        n_items: int,
+        weights: ArrayLike | None = None,
+    ) -> PopularityRanker:
+        """Count each item's engagement events, each weighted by 0.5 ** (age / half-life) at ``now``.
+
+        ``weights`` counts an event several times (e.g. an aggregated row of many engagements).
+        """
         items = np.asarray(item_ids, dtype=np.int64)
         times = np.asarray(event_times, dtype=float)
         if items.shape != times.shape or items.ndim != 1:
             raise ValueError("item_ids and event_times must be 1-D arrays of the same length")
+        counts = np.ones(items.shape) if weights is None else np.asarray(weights, dtype=float)
+        if counts.shape != items.shape or np.any(counts < 0):
+            raise ValueError("weights must be non-negative, one per event")
         if n_items < 1 or (items.size and (items.min() < 0 or items.max() >= n_items)):
             raise ValueError("item ids must lie in [0, n_items)")
         if times.size and times.max() >= now:
             raise ValueError("events at or after `now` would leak the future into the baseline")
-        weights = 0.5 ** ((now - times) / self.half_life_days)
-        self.scores_ = np.bincount(items, weights=weights, minlength=n_items).astype(np.float64)
+        decayed = counts * 0.5 ** ((now - times) / self.half_life_days)
+        self.scores_ = np.bincount(items, weights=decayed, minlength=n_items).astype(np.float64)
         return self
 
     def predict(self, item_ids: ArrayLike) -> NDArray[np.float64]:
